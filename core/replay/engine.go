@@ -303,6 +303,9 @@ func (e *engine) run() (*Result, error) {
 	if len(hist) == 0 && start == nil {
 		return e.noOp(exec, "no execution exists and no start message arrived"), nil
 	}
+	if len(hist) == 0 && e.limits.CheckName("orchestration name", start.Name) != nil {
+		return e.noOp(exec, fmt.Sprintf("start message with an invalid orchestration name %q", history.Shorten(start.Name, 80))), nil
+	}
 	if len(hist) == 0 && start.Kind == history.WorkContinueAsNew && exec == in.ExecutionID && len(in.History) == 0 {
 		// A continue-as-new for an instance with no history: stale.
 		return e.noOp(exec, "continue-as-new for an instance without history"), nil
@@ -1283,8 +1286,8 @@ func Fail(in *Input, d *history.ErrorDetails, env Env) *Result {
 			return e.noOp(exec, "execution already ended")
 		}
 	}
-	if len(hist) == 0 && start == nil {
-		return e.noOp(exec, "no execution exists and no start message arrived")
+	if len(hist) == 0 && (start == nil || e.limits.CheckName("orchestration name", start.Name) != nil) {
+		return e.noOp(exec, "no execution exists and no valid start message arrived")
 	}
 	e.st = newState(in.Instance, exec, in.KVSnapshot)
 	for _, ev := range hist {

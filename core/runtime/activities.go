@@ -83,6 +83,15 @@ func (r *Runtime) runActivity(workerID string, lease *provider.WorkItemLease) {
 
 	actCtx, cancel := context.WithCancel(r.workCtx)
 	defer cancel()
+	ref := provider.ActivityRef{Instance: item.Instance, ExecutionID: item.ExecutionID, ActivityID: item.ID}
+	r.runningMu.Lock()
+	r.running[ref] = cancel
+	r.runningMu.Unlock()
+	defer func() {
+		r.runningMu.Lock()
+		delete(r.running, ref)
+		r.runningMu.Unlock()
+	}()
 	lost := make(chan error, 1)
 	stopRenew := make(chan struct{})
 	go r.renewLoop(stopRenew, renewInterval(r.opts.WorkerLockTimeout),
@@ -137,6 +146,11 @@ func (r *Runtime) runActivity(workerID string, lease *provider.WorkItemLease) {
 		case err := <-lost:
 			log.Debug("activity cancelled: its work item is gone", LogError, err)
 		default:
+			if r.fetchCtx.Err() == nil {
+				// Withdrawn by its orchestration in this process.
+				log.Debug("activity cancelled by its orchestration")
+				return
+			}
 			// Runtime shutdown: hand the item back for another runtime.
 			abCtx, abCancel := context.WithTimeout(context.Background(), time.Second)
 			_ = r.p.AbandonWorkItem(abCtx, lease.LockToken, 0, true)
@@ -168,6 +182,21 @@ func (r *Runtime) runActivity(workerID string, lease *provider.WorkItemLease) {
 		completion = &history.WorkItem{Kind: history.WorkActivityCompleted, Instance: item.Instance, ExecutionID: item.ExecutionID, ID: item.ID, Result: o.out}
 	}
 	r.ackWork(ctx, log, lease, completion)
+}
+
+// cancelLocal cancels activities of this process that a committed turn
+// withdrew.
+func (r *Runtime) cancelLocal(refs []provider.ActivityRef) {
+	if len(refs) == 0 {
+		return
+	}
+	r.runningMu.Lock()
+	defer r.runningMu.Unlock()
+	for _, ref := range refs {
+		if cancel, ok := r.running[ref]; ok {
+			cancel()
+		}
+	}
 }
 
 func failedItem(item history.WorkItem, d *history.ErrorDetails) *history.WorkItem {

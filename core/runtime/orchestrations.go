@@ -171,6 +171,7 @@ func (r *Runtime) commit(ctx context.Context, log *slog.Logger, item *provider.O
 		r.abandon(ctx, log, item, 50*time.Millisecond, false)
 		return
 	}
+	r.cancelLocal(res.CancelledActivities)
 	switch res.Status {
 	case replay.StatusCompleted:
 		r.m.completed.Add(1)

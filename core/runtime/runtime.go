@@ -64,6 +64,12 @@ type Runtime struct {
 	stopOnce    sync.Once
 	stopped     atomic.Bool
 	activeTurns atomic.Int64
+
+	// running maps activities executing in this process to their cancel
+	// functions, so a turn that withdraws one cancels it at once instead of
+	// at its next lock renewal.
+	runningMu sync.Mutex
+	running   map[provider.ActivityRef]context.CancelFunc
 }
 
 // Start starts a runtime on store p serving the registry's orchestrations
@@ -82,13 +88,14 @@ func Start(ctx context.Context, p provider.Provider, reg *Registry, opts *Option
 		}
 	}
 	r := &Runtime{
-		p:      p,
-		reg:    reg,
-		opts:   o,
-		log:    o.Logger,
-		client: client.New(p, &client.Options{Limits: o.Limits}),
-		id:     newRuntimeID(),
-		cache:  newDriverCache(o.InstanceCacheSize),
+		p:       p,
+		reg:     reg,
+		opts:    o,
+		log:     o.Logger,
+		client:  client.New(p, &client.Options{Limits: o.Limits}),
+		id:      newRuntimeID(),
+		cache:   newDriverCache(o.InstanceCacheSize),
+		running: map[provider.ActivityRef]context.CancelFunc{},
 	}
 	if o.SupportedVersions != nil {
 		f := *o.SupportedVersions
