@@ -43,15 +43,18 @@ type WorkItem struct {
 	ExecutionID uint64       `json:"execution_id,omitempty"`
 	// ID is the schedule event id a completion answers (activity, timer,
 	// child), or the activity's schedule id on WorkActivityExecute.
-	ID           uint64        `json:"id,omitempty"`
-	Name         string        `json:"name,omitempty"`
-	Version      string        `json:"version,omitempty"`
-	Input        string        `json:"input,omitempty"`
-	Result       string        `json:"result,omitempty"`
-	Error        *ErrorDetails `json:"error,omitempty"`
-	SessionID    string        `json:"session_id,omitempty"`
-	Tag          string        `json:"tag,omitempty"`
-	FireAtMs     int64         `json:"fire_at_ms,omitempty"`
+	ID        uint64        `json:"id,omitempty"`
+	Name      string        `json:"name,omitempty"`
+	Version   string        `json:"version,omitempty"`
+	Input     string        `json:"input,omitempty"`
+	Result    string        `json:"result,omitempty"`
+	Error     *ErrorDetails `json:"error,omitempty"`
+	SessionID string        `json:"session_id,omitempty"`
+	Tag       string        `json:"tag,omitempty"`
+	FireAtMs  int64         `json:"fire_at_ms,omitempty"`
+	// ExpiresAtMs, on WorkActivityExecute, is the pickup deadline: if no
+	// worker has taken the item by then, it fails instead of waiting.
+	ExpiresAtMs  int64         `json:"expires_at_ms,omitempty"`
 	Data         string        `json:"data,omitempty"`
 	Reason       string        `json:"reason,omitempty"`
 	CarryForward []QueuedEvent `json:"carry_forward,omitempty"`

@@ -76,6 +76,10 @@ type ActivityOptions struct {
 	SessionID string
 	// Tag routes the activity to workers serving that tag.
 	Tag string
+	// PickupTimeout, when positive, fails the activity with a timeout error
+	// if no worker takes it within that time — for a tag no running worker
+	// may serve. Once a worker has taken it, it runs to completion.
+	PickupTimeout time.Duration
 	// Retry, when set, retries failed attempts (see RetryPolicy).
 	Retry *RetryPolicy
 }
@@ -107,12 +111,13 @@ func (c *Context) ScheduleActivityWithOptions(name string, input any, opts Activ
 	if opts.Retry != nil {
 		return c.retryActivity(name, payload, opts)
 	}
-	return c.scheduleActivityRaw(name, payload, opts.SessionID, opts.Tag)
+	return c.scheduleActivityRaw(name, payload, opts)
 }
 
-func (c *Context) scheduleActivityRaw(name, payload, session, tag string) *Future {
+func (c *Context) scheduleActivityRaw(name, payload string, opts ActivityOptions) *Future {
 	f := c.d.newFuture(kindActivity, name)
-	c.d.emit(replay.Command{Kind: replay.CmdScheduleActivity, Name: name, Input: payload, SessionID: session, Tag: tag}, f)
+	c.d.emit(replay.Command{Kind: replay.CmdScheduleActivity, Name: name, Input: payload, SessionID: opts.SessionID, Tag: opts.Tag,
+		PickupTimeoutMs: opts.PickupTimeout.Milliseconds()}, f)
 	return f
 }
 
@@ -316,12 +321,12 @@ func (c *Context) UtcNow() (time.Time, error) {
 // value read is recorded in history, so replays see the same one.
 func (c *Context) GetKVValueFromInstance(instance, key string) (string, bool, error) {
 	args, _ := json.Marshal(map[string]string{"instance": instance, "key": key})
-	var raw string
+	var raw json.RawMessage
 	if err := c.systemCall(replay.OpGetKV, string(args)).Await(&raw); err != nil {
 		return "", false, err
 	}
 	var v *string
-	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+	if err := json.Unmarshal(raw, &v); err != nil {
 		return "", false, fmt.Errorf("get_kv returned %q: %w", raw, err)
 	}
 	if v == nil {

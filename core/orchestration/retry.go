@@ -107,7 +107,7 @@ func (c *Context) retryActivity(name, payload string, opts ActivityOptions) *Fut
 	return c.Go(func(ctx *Context) (any, error) {
 		var lastErr error
 		for attempt := 1; attempt <= policy.MaxAttempts; attempt++ {
-			f := ctx.scheduleActivityRaw(name, payload, opts.SessionID, opts.Tag)
+			f := ctx.scheduleActivityRaw(name, payload, opts)
 			if policy.Timeout > 0 {
 				r := ctx.Race(f, ctx.CreateTimer(policy.Timeout))
 				_ = r.Await(nil)

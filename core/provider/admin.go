@@ -126,6 +126,12 @@ type PruneResult struct {
 	EventsDeleted      int64 `json:"events_deleted"`
 }
 
+// Dead-letter queue names (DeadLetter.Queue).
+const (
+	QueueOrchestrator = "orchestrator"
+	QueueWorker       = "worker"
+)
+
 // DeadLetter is a message the store set aside instead of letting it block
 // a queue: a message for an instance that never started, or a row that could
 // not be decoded.
@@ -148,6 +154,17 @@ type SessionRenewer interface {
 	// CleanupOrphanedSessions deletes expired sessions that no queued item
 	// references; it returns how many it deleted.
 	CleanupOrphanedSessions(ctx context.Context, idleTimeout time.Duration) (int, error)
+}
+
+// WorkItemExpirer is the optional capability to fail activities nobody
+// picked up in time (history.WorkItem.ExpiresAtMs).
+type WorkItemExpirer interface {
+	// ExpireWorkItems removes up to limit worker items whose pickup
+	// deadline passed and that no worker ever took, and for each enqueues,
+	// atomically with the removal, an ActivityFailed completion (application
+	// error of kind Timeout naming the activity and its tag) for its
+	// orchestration. It returns how many it expired.
+	ExpireWorkItems(ctx context.Context, limit int) (int, error)
 }
 
 // Notifier is the optional capability to wake waiters in this process when

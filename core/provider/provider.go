@@ -10,10 +10,46 @@
 // to one. Required behaviour is on Provider; management, sessions and
 // notifications are optional interfaces a store may implement, discovered by
 // type assertion (as database/sql/driver does).
+//
+// # Rules every store follows
+//
+// These settle what the method comments leave open; the conformance suite
+// checks them.
+//
+//   - Fetch order: among fetchable instances, the one owning the message
+//     with the lowest (visible_at, enqueue order) goes first.
+//   - A message for an instance that does not exist, with no start message
+//     queued for it, never blocks other instances: fetches skip it, and
+//     after a grace period (the store's DeadLetterAfter option) it is moved
+//     to the dead letters with the reason. A queue row that cannot be
+//     decoded is dead-lettered at once.
+//   - An ack for an instance that does not exist and whose metadata carries
+//     no name commits only its queue effects (messages deleted, items
+//     enqueued) and creates nothing; with history, a status or a pinned
+//     version it is a permanent error.
+//   - An orchestration lock that expired cannot be abandoned (ErrLockLost);
+//     a worker item whose lock expired but that nobody has taken since may
+//     still be abandoned.
+//   - A fetch whose context is cancelled returns ctx.Err() and holds no lock.
+//   - Unknown instances: GetParentID and PruneExecutions return
+//     ErrInstanceNotFound; ListExecutions returns an empty list;
+//     DeleteInstances deletes nothing (but clears the id's queued messages);
+//     AppendWithExecution returns ErrInstanceNotFound.
+//   - QueueDepths.Orchestrator counts unlocked messages visible now,
+//     Delayed the unlocked future ones, Worker the items without a valid lock.
+//   - Sessions: RenewSessionLock with idleTimeout <= 0 skips the idle check;
+//     a SessionConfig without a LockTimeout uses the item's lock timeout.
+//   - Tag filters are checked with TagFilter.Validate: TagOnly with no tags
+//     serves nothing, TagDefaultAnd with no tags serves untagged items only.
+//   - The parent link of an instance is set when it is created and never
+//     changes; a child may outlive (or be created after) its parent's deletion.
+//   - EnqueueForOrchestrator uses its delay argument for visibility, also for
+//     TimerFired items; acks use TimerFired.FireAtMs.
 package provider
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/duroxide/duroxide/core/history"
@@ -229,6 +265,18 @@ func (f TagFilter) Matches(tag string) bool {
 		return true
 	}
 	return false
+}
+
+// Validate reports a filter a store must refuse: an unknown mode or more
+// than MaxWorkerTags tags.
+func (f TagFilter) Validate() error {
+	if f.Mode < TagDefaultOnly || f.Mode > TagNone {
+		return fmt.Errorf("tag filter: unknown mode %d", f.Mode)
+	}
+	if len(f.Tags) > MaxWorkerTags {
+		return fmt.Errorf("tag filter has %d tags, at most %d allowed", len(f.Tags), MaxWorkerTags)
+	}
+	return nil
 }
 
 // Semver is a major.minor.patch version.

@@ -837,11 +837,15 @@ func (e *engine) newCommand(c *Command) error {
 			return nil
 		}
 		ev := e.appendEvent(history.Event{Kind: history.ActivityScheduled, Name: c.Name, Input: c.Input, SessionID: c.SessionID, Tag: c.Tag}, fromCommand)
-		e.workers = append(e.workers, history.WorkItem{
+		item := history.WorkItem{
 			Kind: history.WorkActivityExecute, Instance: e.in.Instance, ExecutionID: st.exec, ID: ev.EventID,
 			Name: c.Name, Input: c.Input, SessionID: c.SessionID, Tag: c.Tag,
 			OrchestrationName: e.name, OrchestrationVersion: e.version,
-		})
+		}
+		if c.PickupTimeoutMs > 0 {
+			item.ExpiresAtMs = e.now.UnixMilli() + c.PickupTimeoutMs
+		}
+		e.workers = append(e.workers, item)
 	case CmdCreateTimer:
 		delay := c.DelayMs
 		if delay < 0 {

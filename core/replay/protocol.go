@@ -88,7 +88,7 @@ type CommandKind string
 // Command kinds. Commands that create a future carry Seq: the driver numbers
 // them 1, 2, 3 … in the order the code issued them, for the whole execution.
 const (
-	CmdScheduleActivity         CommandKind = "schedule_activity"          // Seq, Name, Input, SessionID, Tag
+	CmdScheduleActivity         CommandKind = "schedule_activity"          // Seq, Name, Input, SessionID, Tag, PickupTimeoutMs
 	CmdCreateTimer              CommandKind = "create_timer"               // Seq, DelayMs
 	CmdWaitEvent                CommandKind = "wait_event"                 // Seq, Name
 	CmdDequeueEvent             CommandKind = "dequeue_event"              // Seq, Name (the queue)
@@ -116,21 +116,24 @@ const (
 
 // Command is one decision of the orchestration code.
 type Command struct {
-	Kind      CommandKind           `json:"kind"`
-	Seq       uint64                `json:"seq,omitempty"`
-	Name      string                `json:"name,omitempty"`
-	Version   string                `json:"version,omitempty"`
-	Instance  string                `json:"instance,omitempty"`
-	Input     string                `json:"input,omitempty"`
-	SessionID string                `json:"session_id,omitempty"`
-	Tag       string                `json:"tag,omitempty"`
-	DelayMs   int64                 `json:"delay_ms,omitempty"`
-	Op        string                `json:"op,omitempty"`
-	Status    *string               `json:"status,omitempty"`
-	Key       string                `json:"key,omitempty"`
-	Value     string                `json:"value,omitempty"`
-	Output    string                `json:"output,omitempty"`
-	Error     *history.ErrorDetails `json:"error,omitempty"`
+	Kind      CommandKind `json:"kind"`
+	Seq       uint64      `json:"seq,omitempty"`
+	Name      string      `json:"name,omitempty"`
+	Version   string      `json:"version,omitempty"`
+	Instance  string      `json:"instance,omitempty"`
+	Input     string      `json:"input,omitempty"`
+	SessionID string      `json:"session_id,omitempty"`
+	Tag       string      `json:"tag,omitempty"`
+	DelayMs   int64       `json:"delay_ms,omitempty"`
+	// PickupTimeoutMs, on schedule_activity, fails the activity if no
+	// worker takes it within that time (for tags no worker may serve).
+	PickupTimeoutMs int64                 `json:"pickup_timeout_ms,omitempty"`
+	Op              string                `json:"op,omitempty"`
+	Status          *string               `json:"status,omitempty"`
+	Key             string                `json:"key,omitempty"`
+	Value           string                `json:"value,omitempty"`
+	Output          string                `json:"output,omitempty"`
+	Error           *history.ErrorDetails `json:"error,omitempty"`
 }
 
 // CreatesFuture reports whether the command carries a Seq.

@@ -15,7 +15,7 @@ import (
 
 func (r *Runtime) workerLoop(idx int) {
 	defer r.loops.Done()
-	workerID := fmt.Sprintf("work-%d-%s", idx, r.id)
+	workerID := workerID(idx, r.id)
 	owner := workerID
 	if r.opts.WorkerNodeID != "" {
 		owner = r.opts.WorkerNodeID
@@ -23,7 +23,13 @@ func (r *Runtime) workerLoop(idx int) {
 	session := &provider.SessionConfig{OwnerID: owner, LockTimeout: r.opts.SessionLockTimeout}
 	failures := 0
 	for r.fetchCtx.Err() == nil {
-		lease, err := r.p.FetchWorkItem(r.fetchCtx, r.opts.WorkerLockTimeout, r.opts.PollTimeout, session, r.opts.WorkerTagFilter)
+		cfg, poll := session, r.opts.PollTimeout
+		if r.sessions.full() {
+			// At the session cap: only session-less work, and look again
+			// soon, when a session place may have freed up.
+			cfg, poll = nil, min(poll, 100*time.Millisecond)
+		}
+		lease, err := r.p.FetchWorkItem(r.fetchCtx, r.opts.WorkerLockTimeout, poll, cfg, r.opts.WorkerTagFilter)
 		if err != nil {
 			if r.fetchCtx.Err() != nil {
 				return
@@ -38,6 +44,16 @@ func (r *Runtime) workerLoop(idx int) {
 		}
 		failures = 0
 		if lease == nil {
+			continue
+		}
+		if sid := lease.Item.SessionID; sid != "" {
+			if !r.sessions.acquire(sid) {
+				// Another slot took the last session place meanwhile.
+				_ = r.p.AbandonWorkItem(r.workCtx, lease.LockToken, 100*time.Millisecond, true)
+				continue
+			}
+			r.runActivity(workerID, lease)
+			r.sessions.release(sid)
 			continue
 		}
 		r.runActivity(workerID, lease)

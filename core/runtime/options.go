@@ -62,8 +62,29 @@ type Options struct {
 	// of the process. Default: each slot owns its sessions.
 	WorkerNodeID string
 	// SessionLockTimeout is how long a session stays pinned to a worker
-	// without a heartbeat. Default 30 s.
+	// without a heartbeat. The runtime renews the sessions it holds while
+	// they are in use. Default 30 s.
 	SessionLockTimeout time.Duration
+	// SessionIdleTimeout unpins a session that ran no activity for this
+	// long: its next activity may go to any worker. It must exceed the
+	// worker lock renewal interval. Default 5 min.
+	SessionIdleTimeout time.Duration
+	// SessionCleanupInterval is how often expired, unused sessions are
+	// deleted from the store. Default 5 min.
+	SessionCleanupInterval time.Duration
+	// MaxSessionsPerRuntime bounds the distinct sessions this runtime runs
+	// activities for at once; past it, workers take only session-less
+	// activities. Default 10.
+	MaxSessionsPerRuntime int
+	// EngineVersion is the version this runtime pins new executions to and,
+	// unless SupportedVersions says otherwise, the highest pinned version it
+	// replays. Default the package's EngineVersion. Set it to rehearse a
+	// rolling upgrade.
+	EngineVersion string
+	// TagSweepInterval is how often the runtime fails activities whose
+	// pickup deadline (ActivityOptions.PickupTimeout) passed with no worker
+	// taking them, when the store supports it. Default 1 s.
+	TagSweepInterval time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -95,6 +116,15 @@ func (o *Options) withDefaults() Options {
 		r.InstanceCacheSize = 1000
 	}
 	def(&r.SessionLockTimeout, 30*time.Second)
+	def(&r.SessionIdleTimeout, 5*time.Minute)
+	def(&r.SessionCleanupInterval, 5*time.Minute)
+	if r.MaxSessionsPerRuntime <= 0 {
+		r.MaxSessionsPerRuntime = 10
+	}
+	if r.EngineVersion == "" {
+		r.EngineVersion = EngineVersion
+	}
+	def(&r.TagSweepInterval, time.Second)
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -61,7 +61,7 @@ func (r *Runtime) processItem(item *provider.OrchestrationItem) {
 		ExecutionID:   item.ExecutionID,
 		History:       item.History,
 		Messages:      item.Messages,
-		EngineVersion: EngineVersion,
+		EngineVersion: r.opts.EngineVersion,
 		Limits:        r.opts.Limits,
 	}
 	if len(item.KVSnapshot) > 0 {

@@ -70,6 +70,7 @@ type Runtime struct {
 	// at its next lock renewal.
 	runningMu sync.Mutex
 	running   map[provider.ActivityRef]context.CancelFunc
+	sessions  *sessionTracker
 }
 
 // Start starts a runtime on store p serving the registry's orchestrations
@@ -88,23 +89,31 @@ func Start(ctx context.Context, p provider.Provider, reg *Registry, opts *Option
 		}
 	}
 	r := &Runtime{
-		p:       p,
-		reg:     reg,
-		opts:    o,
-		log:     o.Logger,
-		client:  client.New(p, &client.Options{Limits: o.Limits}),
-		id:      newRuntimeID(),
-		cache:   newDriverCache(o.InstanceCacheSize),
-		running: map[provider.ActivityRef]context.CancelFunc{},
+		p:        p,
+		reg:      reg,
+		opts:     o,
+		log:      o.Logger,
+		client:   client.New(p, &client.Options{Limits: o.Limits}),
+		id:       newRuntimeID(),
+		cache:    newDriverCache(o.InstanceCacheSize),
+		running:  map[provider.ActivityRef]context.CancelFunc{},
+		sessions: newSessionTracker(o.MaxSessionsPerRuntime),
 	}
+	if o.SessionIdleTimeout <= renewInterval(o.WorkerLockTimeout) {
+		return nil, fmt.Errorf("runtime: SessionIdleTimeout (%v) must exceed the worker lock renewal interval (%v)", o.SessionIdleTimeout, renewInterval(o.WorkerLockTimeout))
+	}
+	if err := o.WorkerTagFilter.Validate(); err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	cur, err := provider.ParseSemver(o.EngineVersion)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: engine version: %w", err)
+	}
+	r.opts.EngineVersion = cur.String()
 	if o.SupportedVersions != nil {
 		f := *o.SupportedVersions
 		r.filter = &f
 	} else {
-		cur, err := provider.ParseSemver(EngineVersion)
-		if err != nil {
-			return nil, err
-		}
 		r.filter = &provider.VersionFilter{Max: cur}
 	}
 	r.fetchCtx, r.stopFetch = context.WithCancel(context.Background())
@@ -117,7 +126,15 @@ func Start(ctx context.Context, p provider.Provider, reg *Registry, opts *Option
 		r.loops.Add(1)
 		go r.workerLoop(i)
 	}
-	r.log.Info("duroxide runtime started", "runtime_id", r.id, "store", p.Name(), "engine_version", EngineVersion,
+	if sr, ok := p.(provider.SessionRenewer); ok && o.WorkerConcurrency > 0 {
+		r.loops.Add(1)
+		go r.sessionManager(sr)
+	}
+	if ex, ok := p.(provider.WorkItemExpirer); ok {
+		r.loops.Add(1)
+		go r.tagSweeper(ex)
+	}
+	r.log.Info("duroxide runtime started", "runtime_id", r.id, "store", p.Name(), "engine_version", r.opts.EngineVersion,
 		"orchestration_concurrency", o.OrchestrationConcurrency, "worker_concurrency", o.WorkerConcurrency)
 	return r, nil
 }
@@ -188,6 +205,8 @@ func fetchBackoff(err error, failures int) time.Duration {
 	d := 100 * time.Millisecond << min(failures, 5)
 	return min(d, 3*time.Second)
 }
+
+func workerID(idx int, runtimeID string) string { return fmt.Sprintf("work-%d-%s", idx, runtimeID) }
 
 func newRuntimeID() string {
 	var b [2]byte

@@ -4,10 +4,11 @@
 // duroxide provider validation (atomicity, instance locking, lock
 // expiration, queue semantics, …).
 //
-// A store behaviour change comes with a change here. Optional capabilities
-// (provider.Admin, provider.SessionRenewer, provider.Notifier) are found by
-// type assertion; a store without one gets the tests that need it skipped
-// with the reason.
+// A store behaviour change comes with a change here. The EndToEnd group runs
+// real orchestrations through core/runtime on the store. Optional
+// capabilities (provider.Admin, provider.SessionRenewer, provider.Notifier,
+// provider.WorkItemExpirer) are found by type assertion; a store without one
+// gets the tests that need it skipped with the reason.
 //
 // The suite waits on conditions rather than sleeping, except where the
 // point is to let a lock or a delay pass; it uses short locks (the
@@ -93,6 +94,8 @@ func groups() []group {
 		{"Management", managementTests},
 		{"Notifier", notifierTests},
 		{"Concurrency", concurrencyTests},
+		{"Expiry", expiryTests},
+		{"EndToEnd", e2eTests},
 	}
 }
 

@@ -14,8 +14,8 @@ import (
 
 // Queue names, as stored in dead_letters.queue.
 const (
-	queueOrchestrator = "orchestrator"
-	queueWorker       = "worker"
+	queueOrchestrator = provider.QueueOrchestrator
+	queueWorker       = provider.QueueWorker
 )
 
 func newToken() string { return rand.Text() }
@@ -669,9 +669,9 @@ ON CONFLICT(instance_id, key) DO UPDATE SET value = excluded.value, last_updated
 func (w *wtx) insertWorkerItem(r itemRow) error {
 	it := r.item
 	if _, err := w.exec(`INSERT INTO worker_queue(instance_id, execution_id, activity_id, session_id, tag, work_item,
-    visible_at, attempt_count, created_at)
-VALUES (?1, ?2, ?3, NULLIF(?4, ''), NULLIF(?5, ''), ?6, ?7, 0, ?7)`,
-		it.Instance, it.ExecutionID, it.ID, it.SessionID, it.Tag, r.data, w.now); err != nil {
+    visible_at, attempt_count, created_at, expires_at)
+VALUES (?1, ?2, ?3, NULLIF(?4, ''), NULLIF(?5, ''), ?6, ?7, 0, ?7, NULLIF(?8, 0))`,
+		it.Instance, it.ExecutionID, it.ID, it.SessionID, it.Tag, r.data, w.now, it.ExpiresAtMs); err != nil {
 		return fmt.Errorf("enqueue activity %d of instance %q: %w", it.ID, it.Instance, err)
 	}
 	w.fx.wakeWork = true

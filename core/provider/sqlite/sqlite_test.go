@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,9 +142,11 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil || it == nil || len(it.Messages) != 1 || it.Messages[0].Name != "e" {
 		t.Fatalf("queued message after reopen: %+v, %v", it, err)
 	}
+	// Each migration is recorded once, however often the file is opened.
+	files, _ := fs.Glob(migrations, "migrations/*.sql")
 	var versions int
-	if err := s.rdb.QueryRow("SELECT COUNT(*) FROM schema_version").Scan(&versions); err != nil || versions != 1 {
-		t.Fatalf("schema_version rows = %d (%v), want 1", versions, err)
+	if err := s.rdb.QueryRow("SELECT COUNT(*) FROM schema_version").Scan(&versions); err != nil || versions != len(files) {
+		t.Fatalf("schema_version rows = %d (%v), want %d", versions, err, len(files))
 	}
 }
 

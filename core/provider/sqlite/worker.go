@@ -89,14 +89,14 @@ func (s *Store) FetchWorkItem(ctx context.Context, lockTimeout, pollTimeout time
 	if lockTimeout <= 0 {
 		return nil, wrap(op, "", badInput("lock timeout %v must be positive", lockTimeout))
 	}
+	if err := tags.Validate(); err != nil {
+		return nil, wrap(op, "", badInput("%v", err))
+	}
 	switch tags.Mode {
 	case provider.TagNone:
 		return nil, nil
 	case provider.TagDefaultOnly, provider.TagAny:
 	case provider.TagOnly, provider.TagDefaultAnd:
-		if len(tags.Tags) > provider.MaxWorkerTags {
-			return nil, wrap(op, "", badInput("tag filter has %d tags, at most %d allowed", len(tags.Tags), provider.MaxWorkerTags))
-		}
 		if tags.Mode == provider.TagOnly && !slices.ContainsFunc(tags.Tags, func(t string) bool { return t != "" }) {
 			return nil, nil // no tag to serve
 		}
