@@ -37,18 +37,18 @@ type Options struct {
 
 // Client drives instances through a store.
 type Client struct {
-	p      provider.Provider
-	limits history.Limits
-	poll   time.Duration
+	p       provider.Provider
+	limits  history.Limits
+	pollMax time.Duration
 }
 
 // New returns a client on the store p.
 func New(p provider.Provider, opts *Options) *Client {
-	c := &Client{p: p, poll: 100 * time.Millisecond}
+	c := &Client{p: p, pollMax: 100 * time.Millisecond}
 	if opts != nil {
 		c.limits = opts.Limits
 		if opts.PollInterval > 0 {
-			c.poll = opts.PollInterval
+			c.pollMax = opts.PollInterval
 		}
 	}
 	c.limits = c.limits.WithDefaults()
@@ -232,69 +232,62 @@ func (c *Client) GetStatus(ctx context.Context, instance string) (*Status, error
 	return st, nil
 }
 
-// waiter wakes a polling loop on in-process changes (when the store can
-// notify) or after a growing interval.
-type waiter struct {
-	c        *Client
-	instance string
-	delay    time.Duration
-}
-
-func (w *waiter) wait(ctx context.Context, deadline time.Time, ch <-chan struct{}) error {
-	d := w.delay
-	if rem := time.Until(deadline); rem < d {
-		d = rem
-	}
-	if d <= 0 {
-		return ErrTimeout
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-ch:
-	case <-t.C:
-		w.delay *= 2
-		if w.delay > w.c.poll {
-			w.delay = w.c.poll
+// poll calls check until it reports done. Between calls it waits for an
+// in-process change of the instance (when the store can notify) or for an
+// interval that grows from 5 ms to the client's PollInterval. It returns
+// ErrTimeout when timeout passes first.
+func (c *Client) poll(ctx context.Context, instance string, timeout time.Duration, check func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	delay := 5 * time.Millisecond
+	notifier, _ := c.p.(provider.Notifier)
+	for {
+		var changed <-chan struct{}
+		stop := func() {}
+		if notifier != nil {
+			changed, stop = notifier.WatchInstance(instance)
+		}
+		done, err := check()
+		if err != nil || done {
+			stop()
+			return err
+		}
+		wait := min(delay, time.Until(deadline))
+		if wait <= 0 {
+			stop()
+			return ErrTimeout
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-changed:
+		case <-t.C:
+			delay = min(delay*2, c.pollMax)
+		}
+		t.Stop()
+		stop()
+		if err != nil {
+			return err
 		}
 	}
-	return nil
-}
-
-func (c *Client) watch(instance string) (<-chan struct{}, func()) {
-	if n, ok := c.p.(provider.Notifier); ok {
-		return n.WatchInstance(instance)
-	}
-	return nil, func() {}
 }
 
 // WaitForOrchestration waits until the instance has ended (Completed or
 // Failed) and returns its status; ErrTimeout when timeout passes first.
 func (c *Client) WaitForOrchestration(ctx context.Context, instance string, timeout time.Duration) (*Status, error) {
-	deadline := time.Now().Add(timeout)
-	w := &waiter{c: c, instance: instance, delay: 5 * time.Millisecond}
-	for {
-		ch, stop := c.watch(instance)
-		st, err := c.GetStatus(ctx, instance)
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		if st.IsTerminal() {
-			stop()
-			return st, nil
-		}
-		err = w.wait(ctx, deadline, ch)
-		stop()
-		if errors.Is(err, ErrTimeout) {
-			return st, fmt.Errorf("wait for %q: %w after %v (status %s)", instance, ErrTimeout, timeout, st.State)
-		}
-		if err != nil {
-			return nil, err
-		}
+	var st *Status
+	err := c.poll(ctx, instance, timeout, func() (bool, error) {
+		var err error
+		st, err = c.GetStatus(ctx, instance)
+		return err == nil && st.IsTerminal(), err
+	})
+	if errors.Is(err, ErrTimeout) {
+		return st, fmt.Errorf("wait for %q: %w after %v (status %s)", instance, ErrTimeout, timeout, st.State)
 	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // WaitForStatusChange waits until the instance's custom status version
@@ -303,38 +296,22 @@ func (c *Client) WaitForStatusChange(ctx context.Context, instance string, lastS
 	if err := c.checkInstance(instance); err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(timeout)
-	w := &waiter{c: c, instance: instance, delay: 5 * time.Millisecond}
-	for {
-		ch, stop := c.watch(instance)
+	var st *Status
+	err := c.poll(ctx, instance, timeout, func() (bool, error) {
 		_, _, changed, err := c.p.GetCustomStatus(ctx, instance, lastSeenVersion)
 		if err != nil {
-			stop()
-			return nil, fmt.Errorf("custom status of %q: %w", instance, err)
-		}
-		var st *Status
-		if changed {
-			stop()
-			return c.GetStatus(ctx, instance)
+			return false, fmt.Errorf("custom status of %q: %w", instance, err)
 		}
 		st, err = c.GetStatus(ctx, instance)
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		if st.IsTerminal() {
-			stop()
-			return st, nil
-		}
-		err = w.wait(ctx, deadline, ch)
-		stop()
-		if errors.Is(err, ErrTimeout) {
-			return st, fmt.Errorf("wait for a status change of %q: %w after %v", instance, ErrTimeout, timeout)
-		}
-		if err != nil {
-			return nil, err
-		}
+		return err == nil && (changed || st.IsTerminal()), err
+	})
+	if errors.Is(err, ErrTimeout) {
+		return st, fmt.Errorf("wait for a status change of %q: %w after %v", instance, ErrTimeout, timeout)
 	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // ReadHistory returns the latest execution's history.
@@ -388,22 +365,15 @@ func (c *Client) GetKVAllValues(ctx context.Context, instance string) (map[strin
 
 // WaitForKVValue waits until the key exists and returns its value.
 func (c *Client) WaitForKVValue(ctx context.Context, instance, key string, timeout time.Duration) (string, error) {
-	deadline := time.Now().Add(timeout)
-	w := &waiter{c: c, instance: instance, delay: 5 * time.Millisecond}
-	for {
-		ch, stop := c.watch(instance)
-		v, ok, err := c.GetKVValue(ctx, instance, key)
-		if err != nil || ok {
-			stop()
-			return v, err
-		}
-		err = w.wait(ctx, deadline, ch)
-		stop()
-		if errors.Is(err, ErrTimeout) {
-			return "", fmt.Errorf("wait for KV %q of %q: %w after %v", key, instance, ErrTimeout, timeout)
-		}
-		if err != nil {
-			return "", err
-		}
+	var v string
+	err := c.poll(ctx, instance, timeout, func() (bool, error) {
+		var ok bool
+		var err error
+		v, ok, err = c.GetKVValue(ctx, instance, key)
+		return ok, err
+	})
+	if errors.Is(err, ErrTimeout) {
+		return "", fmt.Errorf("wait for KV %q of %q: %w after %v", key, instance, ErrTimeout, timeout)
 	}
+	return v, err
 }

@@ -122,36 +122,9 @@ func Open(dsn string, opts *Options) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) connect(loc location) error {
-	ctx := context.Background()
-	busy := strconv.FormatInt(s.opts.BusyTimeout.Milliseconds(), 10)
-	if loc.memory {
-		// A private database per Open: one connection that is never closed.
-		db, err := sql.Open("sqlite3", "file::memory:?_foreign_keys=1&_stmt_cache_size=64&_busy_timeout="+busy)
-		if err != nil {
-			return err
-		}
-		db.SetMaxOpenConns(1)
-		db.SetMaxIdleConns(1)
-		db.SetConnMaxLifetime(0)
-		db.SetConnMaxIdleTime(0)
-		s.wdb = db
-		c, err := db.Conn(ctx)
-		if err != nil {
-			return err
-		}
-		s.wconn = c
-		return nil
-	}
-	wp := url.Values{}
-	wp.Set("_busy_timeout", busy)
-	wp.Set("_journal_mode", "WAL")
-	wp.Set("_synchronous", s.opts.Synchronous)
-	wp.Set("_foreign_keys", "1")
-	wp.Set("_cache_size", "-64000")
-	wp.Set("_stmt_cache_size", "64")
-	wp.Set("mode", "rwc")
-	db, err := sql.Open("sqlite3", fileURI(loc.path, wp))
+// openWriter opens the single write connection, kept for the store's life.
+func (s *Store) openWriter(ctx context.Context, uri string) error {
+	db, err := sql.Open("sqlite3", uri)
 	if err != nil {
 		return err
 	}
@@ -165,6 +138,28 @@ func (s *Store) connect(loc location) error {
 		return err
 	}
 	s.wconn = c
+	return nil
+}
+
+func (s *Store) connect(loc location) error {
+	ctx := context.Background()
+	busy := strconv.FormatInt(s.opts.BusyTimeout.Milliseconds(), 10)
+	if loc.memory {
+		// A private database per Open: one connection that is never closed.
+		return s.openWriter(ctx, "file::memory:?_foreign_keys=1&_stmt_cache_size=64&_busy_timeout="+busy)
+	}
+	wp := url.Values{}
+	wp.Set("_busy_timeout", busy)
+	wp.Set("_journal_mode", "WAL")
+	wp.Set("_synchronous", s.opts.Synchronous)
+	wp.Set("_foreign_keys", "1")
+	wp.Set("_cache_size", "-64000")
+	wp.Set("_stmt_cache_size", "64")
+	wp.Set("mode", "rwc")
+	if err := s.openWriter(ctx, fileURI(loc.path, wp)); err != nil {
+		return err
+	}
+	c := s.wconn
 	// Touch the file now so that an unopenable path fails Open.
 	if _, err := c.ExecContext(ctx, "PRAGMA wal_autocheckpoint=10000"); err != nil {
 		return err
