@@ -106,7 +106,7 @@ func (s *Store) fetch(ctx context.Context, sig *signal, pollTimeout time.Duratio
 				}
 			}
 			took := false
-			err := s.write(ctx, func(w *wtx) error {
+			err := s.writeLight(ctx, func(w *wtx) error {
 				var err error
 				took, err = take(w)
 				return err
@@ -736,7 +736,7 @@ func (s *Store) RenewOrchestrationItemLock(ctx context.Context, lockToken string
 	if extendFor <= 0 {
 		return wrap(op, "", badInput("extension %v must be positive", extendFor))
 	}
-	err := s.write(ctx, func(w *wtx) error {
+	err := s.writeLight(ctx, func(w *wtx) error {
 		until := w.now + durMs(extendFor)
 		n, err := w.execN(`UPDATE instance_locks SET locked_until = ? WHERE lock_token = ? AND locked_until > ?`,
 			until, lockToken, w.now)

@@ -59,7 +59,10 @@ type Store struct {
 	watchers instanceWatchers
 
 	// Counters for tests and benchmarks.
-	commits      atomic.Int64
+	commits atomic.Int64
+	// lightSync is true while the write connection runs synchronous=NORMAL
+	// for a batch of light requests (only the writer goroutine touches it).
+	lightSync    bool
 	requests     atomic.Int64
 	largestBatch atomic.Int64
 }

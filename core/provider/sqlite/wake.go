@@ -286,7 +286,7 @@ func (s *Store) makePlan() (plan, error) {
 // through the writer (memory).
 func (s *Store) planQuery(fn func(d dbq) error) error {
 	if s.mem {
-		return s.submit(bg, true, func(w *wtx) error { return fn(w.dbq) })
+		return s.submit(bg, &request{read: true, fn: func(w *wtx) error { return fn(w.dbq) }})
 	}
 	return fn(dbq{ctx: bg, q: s.vconn})
 }

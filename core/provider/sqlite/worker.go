@@ -245,7 +245,7 @@ func (s *Store) RenewWorkItemLock(ctx context.Context, lockToken string, extendF
 		return wrap(op, "", badInput("extension %v must be positive", extendFor))
 	}
 	var inst string
-	err := s.write(ctx, func(w *wtx) error {
+	err := s.writeLight(ctx, func(w *wtx) error {
 		var sess sql.NullString
 		until := w.now + durMs(extendFor)
 		err := w.row(`UPDATE worker_queue SET locked_until = ?1, visible_at = ?1

@@ -65,10 +65,14 @@ type wtx struct {
 type request struct {
 	ctx  context.Context
 	read bool // read-only: runs without a savepoint (in-memory reads)
-	fn   func(w *wtx) error
-	fx   effects
-	err  error
-	done chan struct{}
+	// light marks a write whose loss in a power cut is harmless (taking or
+	// renewing a lock: it would simply expire). A batch of only light
+	// requests commits without an fsync.
+	light bool
+	fn    func(w *wtx) error
+	fx    effects
+	err   error
+	done  chan struct{}
 }
 
 // write runs fn as one write request of the next group commit and waits
@@ -76,14 +80,20 @@ type request struct {
 // refused before write returns, so a lock taken by fn is never lost to a
 // caller that stopped waiting.
 func (s *Store) write(ctx context.Context, fn func(w *wtx) error) error {
-	return s.submit(ctx, false, fn)
+	return s.submit(ctx, &request{fn: fn})
 }
 
-func (s *Store) submit(ctx context.Context, read bool, fn func(w *wtx) error) error {
+// writeLight is write for a request that need not survive a power cut:
+// it takes or renews a lock and nothing else of value.
+func (s *Store) writeLight(ctx context.Context, fn func(w *wtx) error) error {
+	return s.submit(ctx, &request{fn: fn, light: true})
+}
+
+func (s *Store) submit(ctx context.Context, r *request) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &request{ctx: ctx, read: read, fn: fn, done: make(chan struct{})}
+	r.ctx, r.done = ctx, make(chan struct{})
 	select {
 	case s.reqs <- r:
 	case <-s.writerDone:
@@ -99,7 +109,7 @@ func (s *Store) submit(ctx context.Context, read bool, fn func(w *wtx) error) er
 // reader pool, or, in memory, a request to the writer (one connection).
 func (s *Store) read(ctx context.Context, fn func(d dbq) error) error {
 	if s.mem {
-		return s.submit(ctx, true, func(w *wtx) error { return fn(w.dbq) })
+		return s.submit(ctx, &request{read: true, fn: func(w *wtx) error { return fn(w.dbq) }})
 	}
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -157,6 +167,7 @@ var bg = context.Background()
 
 func (s *Store) runBatch(batch []*request) {
 	c := dbq{ctx: bg, q: s.wconn}
+	s.setDurability(c, batch)
 	if _, err := c.exec("BEGIN IMMEDIATE"); err != nil {
 		s.log.Warn("sqlite: begin failed", logKeyError, err, logKeyCount, len(batch))
 		for _, r := range batch {
@@ -240,6 +251,34 @@ func (s *Store) runBatch(batch []*request) {
 	for _, r := range batch {
 		close(r.done)
 	}
+}
+
+// setDurability lets a batch of only light requests (locks) commit without
+// an fsync when the store is configured for FULL durability: their loss in a
+// power cut is harmless, and the next durable commit syncs the log anyway.
+func (s *Store) setDurability(c dbq, batch []*request) {
+	if s.mem || s.opts.Synchronous != "FULL" {
+		return
+	}
+	light := true
+	for _, r := range batch {
+		if !r.light && !r.read {
+			light = false
+			break
+		}
+	}
+	if light == s.lightSync {
+		return
+	}
+	mode := "FULL"
+	if light {
+		mode = "NORMAL"
+	}
+	if _, err := c.exec("PRAGMA synchronous=" + mode); err != nil {
+		s.log.Warn("sqlite: cannot change synchronous mode", logKeyError, err)
+		return
+	}
+	s.lightSync = light
 }
 
 // call runs one request's function, turning a panic into an error.
