@@ -102,10 +102,14 @@ func (r *Runtime) runActivity(workerID string, lease *provider.WorkItemLease) {
 	ref := provider.ActivityRef{Instance: item.Instance, ExecutionID: item.ExecutionID, ActivityID: item.ID}
 	r.runningMu.Lock()
 	r.running[ref] = cancel
+	if _, gone := r.withdrawn[ref]; gone {
+		cancel() // its orchestration withdrew it while it was being fetched
+	}
 	r.runningMu.Unlock()
 	defer func() {
 		r.runningMu.Lock()
 		delete(r.running, ref)
+		delete(r.withdrawn, ref)
 		r.runningMu.Unlock()
 	}()
 	lost := make(chan error, 1)
@@ -206,9 +210,18 @@ func (r *Runtime) cancelLocal(refs []provider.ActivityRef) {
 	if len(refs) == 0 {
 		return
 	}
+	now := time.Now()
 	r.runningMu.Lock()
 	defer r.runningMu.Unlock()
+	if len(r.withdrawn) > 1000 {
+		for ref, at := range r.withdrawn {
+			if now.Sub(at) > time.Minute {
+				delete(r.withdrawn, ref)
+			}
+		}
+	}
 	for _, ref := range refs {
+		r.withdrawn[ref] = now
 		if cancel, ok := r.running[ref]; ok {
 			cancel()
 		}

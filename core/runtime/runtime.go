@@ -70,6 +70,9 @@ type Runtime struct {
 	// at its next lock renewal.
 	runningMu sync.Mutex
 	running   map[provider.ActivityRef]context.CancelFunc
+	// withdrawn remembers recently withdrawn activities, for one fetched by
+	// a worker slot just before its turn withdrew it but not yet running.
+	withdrawn map[provider.ActivityRef]time.Time
 	sessions  *sessionTracker
 }
 
@@ -89,15 +92,16 @@ func Start(ctx context.Context, p provider.Provider, reg *Registry, opts *Option
 		}
 	}
 	r := &Runtime{
-		p:        p,
-		reg:      reg,
-		opts:     o,
-		log:      o.Logger,
-		client:   client.New(p, &client.Options{Limits: o.Limits}),
-		id:       newRuntimeID(),
-		cache:    newDriverCache(o.InstanceCacheSize),
-		running:  map[provider.ActivityRef]context.CancelFunc{},
-		sessions: newSessionTracker(o.MaxSessionsPerRuntime),
+		p:         p,
+		reg:       reg,
+		opts:      o,
+		log:       o.Logger,
+		client:    client.New(p, &client.Options{Limits: o.Limits}),
+		id:        newRuntimeID(),
+		cache:     newDriverCache(o.InstanceCacheSize),
+		running:   map[provider.ActivityRef]context.CancelFunc{},
+		withdrawn: map[provider.ActivityRef]time.Time{},
+		sessions:  newSessionTracker(o.MaxSessionsPerRuntime),
 	}
 	if o.SessionIdleTimeout <= renewInterval(o.WorkerLockTimeout) {
 		return nil, fmt.Errorf("runtime: SessionIdleTimeout (%v) must exceed the worker lock renewal interval (%v)", o.SessionIdleTimeout, renewInterval(o.WorkerLockTimeout))

@@ -197,7 +197,6 @@ func TestScenarioTimeoutRace(t *testing.T) {
 		}
 		return "op finished", nil
 	}))
-	e.opts.WorkerLockTimeout = 400 * time.Millisecond // renewals every 200 ms notice the cancellation
 	e.start()
 	st := e.run("timeout", "Timeout", "")
 	if st.State != client.StateFailed || st.ErrorMessage() != "timeout" {
