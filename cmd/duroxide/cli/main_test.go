@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -36,8 +36,7 @@ var fixtureDir string
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envBeCLI) != "" {
-		main()
-		return
+		os.Exit(Main(os.Args[1:], nil))
 	}
 	dir, err := os.MkdirTemp("", "duroxide-cli-test-")
 	if err != nil {
@@ -98,7 +97,7 @@ func cliCtx(ctx context.Context, env map[string]string, stderr *syncBuffer, args
 	if errw == nil {
 		errw = &syncBuffer{}
 	}
-	code := run(ctx, args, strings.NewReader(""), &out, errw, func(k string) string { return env[k] })
+	code := run(ctx, args, strings.NewReader(""), &out, errw, func(k string) string { return env[k] }, nil)
 	return result{out.String(), errw.String(), code}
 }
 
@@ -156,7 +155,7 @@ func TestUsage(t *testing.T) {
 
 func TestEveryCommandHasHelp(t *testing.T) {
 	want := []string{"bench", "cancel", "dead-letters", "delete", "enqueue", "history", "kv", "list", "mcp", "metrics",
-		"prune", "raise", "start", "status", "tree", "version"}
+		"prune", "raise", "replay", "run", "start", "status", "tree", "version"}
 	var got []string
 	for name := range commands {
 		got = append(got, name)
