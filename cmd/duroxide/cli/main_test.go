@@ -155,7 +155,7 @@ func TestUsage(t *testing.T) {
 
 func TestEveryCommandHasHelp(t *testing.T) {
 	want := []string{"bench", "cancel", "dead-letters", "delete", "enqueue", "history", "kv", "list", "mcp", "metrics",
-		"prune", "raise", "replay", "run", "start", "status", "tree", "version"}
+		"prune", "raise", "replay", "run", "start", "status", "tree", "version", "wasm"}
 	var got []string
 	for name := range commands {
 		got = append(got, name)
