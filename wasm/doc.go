@@ -46,5 +46,5 @@
 // that declared it — while new starts and version-less continue-as-new
 // take the newest.
 //
-// See docs/readme/wasm.md for the guide, the CLI commands and the figures.
+// See docs/wasm.md for the guide, the CLI commands and the figures.
 package wasm

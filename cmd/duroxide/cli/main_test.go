@@ -188,7 +188,7 @@ func TestStoreSelection(t *testing.T) {
 	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a read command created %s", missing)
 	}
-	expect(t, on(t, "postgres://u@localhost/db", "list"), exitFailed, "stderr", "PostgreSQL support is not built yet")
+	expect(t, on(t, "postgres://u@127.0.0.1:1/db", "list"), exitFailed, "stderr", "cannot connect to the PostgreSQL server at 127.0.0.1:1")
 	expect(t, on(t, "mysql://localhost/db", "list"), exitUsage, "stderr", `unknown store scheme "mysql"`)
 }
 

@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/duroxide/duroxide/core/client"
 	"github.com/duroxide/duroxide/core/provider"
+	"github.com/duroxide/duroxide/core/provider/postgres"
 	"github.com/duroxide/duroxide/core/provider/sqlite"
 )
 
@@ -16,7 +19,7 @@ import (
 //
 //	sqlite:PATH, sqlite://PATH, a bare file path   a SQLite file
 //	sqlite::memory:                                a private in-memory store
-//	postgres://... or postgresql://...             PostgreSQL (not built yet)
+//	postgres://... or postgresql://...             PostgreSQL (?schema=NAME picks a schema)
 //
 // Unless create is set, a SQLite file that does not exist is an error rather
 // than a new empty store: a mistyped --store must not look like an empty
@@ -28,7 +31,13 @@ func openStore(dsn string, create bool) (provider.Provider, error) {
 	case dsn == "":
 		return nil, usagef("no store given: pass --store DSN or set %s", envStore)
 	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
-		return nil, errors.New("PostgreSQL support is not built yet: this duroxide binary opens only SQLite stores (sqlite:PATH)")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		p, err := postgres.Open(ctx, dsn, nil)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
 	case strings.Contains(dsn, "://") && !strings.HasPrefix(lower, "sqlite://"):
 		scheme, _, _ := strings.Cut(dsn, "://")
 		return nil, usagef("unknown store scheme %q in %q: want sqlite:PATH, a SQLite file path, sqlite::memory: or postgres://...", scheme, dsn)
