@@ -708,3 +708,61 @@ func TestDeterministicReplayIdentity(t *testing.T) {
 		t.Fatalf("histories differ")
 	}
 }
+
+func TestStateLimitsNameTheLimit(t *testing.T) {
+	cases := []struct {
+		name  string
+		code  orchestration.Func
+		limit string
+	}{
+		{"too many KV keys", func(ctx *orchestration.Context, _ string) (string, error) {
+			for i := 0; i <= history.DefaultMaxKVKeys; i++ {
+				ctx.SetKVValue(fmt.Sprintf("k%d", i), "v")
+			}
+			return "", nil
+		}, "MaxKVKeys=100"},
+		{"KV value too large", func(ctx *orchestration.Context, _ string) (string, error) {
+			ctx.SetKVValue("big", strings.Repeat("v", history.DefaultMaxKVValueBytes+1))
+			return "", nil
+		}, "MaxKVValueBytes"},
+		{"custom status too large", func(ctx *orchestration.Context, _ string) (string, error) {
+			ctx.SetCustomStatus(strings.Repeat("s", history.DefaultMaxCustomStatusBytes+1))
+			return "", nil
+		}, "MaxCustomStatusBytes"},
+		{"output too large", func(ctx *orchestration.Context, _ string) (string, error) {
+			return strings.Repeat("o", history.DefaultMaxPayloadBytes+1), nil
+		}, "MaxPayloadBytes"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			runScenario(t, scenario{
+				setup: func(s *sim) {
+					s.orchs["Limits"] = c.code
+					s.start("l", "Limits", "")
+				},
+				check: func(t *testing.T, s *sim) {
+					d := s.mustFail("l")
+					if d.Kind != history.KindLimitExceeded || !strings.Contains(d.DisplayMessage(), c.limit) {
+						t.Fatalf("failure %+v does not name %s", d, c.limit)
+					}
+				},
+			})
+		})
+	}
+	// Up to the limit is fine, and the keys survive into the next execution.
+	runScenario(t, scenario{
+		setup: func(s *sim) {
+			s.orchs["AtLimit"] = func(ctx *orchestration.Context, in string) (string, error) {
+				if in == "first" {
+					for i := 0; i < history.DefaultMaxKVKeys; i++ {
+						ctx.SetKVValue(fmt.Sprintf("k%d", i), "v")
+					}
+					return "", ctx.ContinueAsNew("second")
+				}
+				return fmt.Sprint(len(ctx.GetKVAllKeys())), nil
+			}
+			s.start("at", "AtLimit", "first")
+		},
+		check: func(t *testing.T, s *sim) { s.mustComplete("at", "100") },
+	})
+}
