@@ -69,6 +69,7 @@ type LimitError struct {
 	Max   int
 }
 
+// Error implements the error interface.
 func (e *LimitError) Error() string {
 	if e.Max == 0 {
 		return fmt.Sprintf("%s: must not be empty", e.What)

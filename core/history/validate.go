@@ -12,6 +12,7 @@ type ValidationError struct {
 	Reason      string
 }
 
+// Error implements the error interface.
 func (e *ValidationError) Error() string {
 	if e.EventID == 0 {
 		return fmt.Sprintf("invalid history for instance %q execution %d: %s", e.Instance, e.ExecutionID, e.Reason)

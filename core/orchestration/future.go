@@ -188,6 +188,7 @@ type ActivityError struct {
 	Details *history.ErrorDetails
 }
 
+// Error implements the error interface.
 func (e *ActivityError) Error() string { return e.Details.DisplayMessage() }
 
 // SubOrchestrationError is the error of a failed child orchestration.
@@ -197,12 +198,14 @@ type SubOrchestrationError struct {
 	Details  *history.ErrorDetails
 }
 
+// Error implements the error interface.
 func (e *SubOrchestrationError) Error() string { return e.Details.DisplayMessage() }
 
 // CanceledError is returned by Await for a future that was cancelled: the
 // instance is being cancelled, or the future lost a race or was abandoned.
 type CanceledError struct{ Reason string }
 
+// Error implements the error interface.
 func (e *CanceledError) Error() string { return "canceled: " + e.Reason }
 
 // ErrTimeout is the error of a retried activity whose attempt outlived
@@ -216,4 +219,5 @@ type ContinueAsNewError struct {
 	Version string
 }
 
+// Error implements the error interface.
 func (e *ContinueAsNewError) Error() string { return "continue as new" }

@@ -34,6 +34,7 @@ type Error struct {
 	Err       error
 }
 
+// Error implements the error interface.
 func (e *Error) Error() string {
 	kind := "permanent"
 	if e.Retryable {
@@ -48,6 +49,7 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s (%s): %s", e.Op, kind, msg)
 }
 
+// Unwrap returns the underlying error, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Permanent wraps err as a non-retryable store error of op.

@@ -112,6 +112,7 @@ const (
 	StatusUnregistered
 )
 
+// String names the status.
 func (s Status) String() string {
 	switch s {
 	case StatusContinue:
@@ -173,6 +174,7 @@ type NondeterminismError struct {
 	Message     string
 }
 
+// Error implements the error interface.
 func (e *NondeterminismError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "instance %q execution %d", e.Instance, e.ExecutionID)

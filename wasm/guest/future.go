@@ -185,6 +185,7 @@ type ActivityError struct {
 	Details *ErrorDetails
 }
 
+// Error implements the error interface.
 func (e *ActivityError) Error() string { return e.Details.DisplayMessage() }
 
 // SubOrchestrationError is the error of a failed child orchestration.
@@ -194,12 +195,14 @@ type SubOrchestrationError struct {
 	Details  *ErrorDetails
 }
 
+// Error implements the error interface.
 func (e *SubOrchestrationError) Error() string { return e.Details.DisplayMessage() }
 
 // CanceledError is returned by Await for a future that was cancelled: the
 // instance is being cancelled, or the future lost a race or was abandoned.
 type CanceledError struct{ Reason string }
 
+// Error implements the error interface.
 func (e *CanceledError) Error() string { return "canceled: " + e.Reason }
 
 // ErrTimeout is the error of a retried activity whose attempt outlived
@@ -213,4 +216,5 @@ type ContinueAsNewError struct {
 	Version string
 }
 
+// Error implements the error interface.
 func (e *ContinueAsNewError) Error() string { return "continue as new" }
