@@ -41,17 +41,27 @@ type DriverOptions struct {
 	// Logger receives the orchestration's logs (Context.Logger) while it is
 	// not replaying. Nil discards them.
 	Logger *slog.Logger
+	// LogWhileReplaying hands the logger the records made while replaying
+	// too, marked with the attribute replaying=true, for a host that must do
+	// the same work whether it replays or not (a metered WebAssembly guest)
+	// and drops those records itself.
+	LogWhileReplaying bool
 }
+
+// LogReplaying is the attribute key marking a record made while replaying
+// (see DriverOptions.LogWhileReplaying).
+const LogReplaying = "replaying"
 
 // NewDriver returns the replay.Driver that runs fn for one execution.
 func NewDriver(fn Func, opts *DriverOptions) replay.Driver {
 	d := &driver{fn: fn, futures: make(map[uint64]*Future)}
 	var base *slog.Logger
+	keep := false
 	if opts != nil {
-		base = opts.Logger
+		base, keep = opts.Logger, opts.LogWhileReplaying
 	}
 	d.ctx = &Context{d: d}
-	d.logger = newReplaySafeLogger(base, d)
+	d.logger = newReplaySafeLogger(base, d, keep)
 	return d
 }
 
