@@ -16,7 +16,7 @@ TEST_TARGETS :=
 ## help: list the targets
 .PHONY: help
 help:
-	@grep -hE '^## ' $(MAKEFILE_LIST) | sed -e 's/^## //' | awk -F': ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^## ' $(MAKEFILE_LIST) | sed -e 's/^## //' | awk -F': ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 ## demo: build and run the hello example on an embedded SQLite file
 .PHONY: demo
