@@ -165,6 +165,9 @@ func (d *driver) apply(j *replay.Job) {
 		if f == nil || f.ready {
 			return
 		}
+		// A resolved future needs no entry: a late duplicate finds none and
+		// is ignored, and a long execution does not keep them all.
+		delete(d.futures, j.Seq)
 		switch j.Kind {
 		case replay.JobActivity:
 			if j.Error != nil {
@@ -199,6 +202,7 @@ func (d *driver) apply(j *replay.Job) {
 		// can notice it and compensate before the instance ends.
 		for seq := uint64(1); seq <= d.nextSeq; seq++ {
 			if f := d.futures[seq]; f != nil && !f.ready {
+				delete(d.futures, seq)
 				f.resolve("", &CanceledError{Reason: j.Reason})
 			}
 		}
@@ -418,8 +422,11 @@ func (d *driver) drop(f *Future, reason string) {
 			}
 		}
 	default:
-		if f.seq != 0 && !d.done {
-			d.cmds = append(d.cmds, replay.Command{Kind: replay.CmdDropFuture, Seq: f.seq})
+		if f.seq != 0 {
+			delete(d.futures, f.seq)
+			if !d.done {
+				d.cmds = append(d.cmds, replay.Command{Kind: replay.CmdDropFuture, Seq: f.seq})
+			}
 		}
 	}
 	f.resolve("", &CanceledError{Reason: reason})
