@@ -12,9 +12,11 @@ import (
 //
 //	export duroxide_manifest() i32    writes the Manifest with write_output; 0
 //	export duroxide_activate() i32    reads the Activation with input_len and
-//	                                  read_input, writes each job's []Command
-//	                                  with write_output; 0 on success, else 1
-//	                                  and the last write_output is the error
+//	                                  read_input, runs it on the execution's
+//	                                  driver (core/orchestration) and writes
+//	                                  its []Command with write_output (nothing
+//	                                  when there are none); 0 on success, else
+//	                                  1 and the last write_output is the error
 //	import input_len() i32            length of the pending input
 //	import read_input(ptr)            copies the input to ptr
 //	import write_output(ptr, len)     hands bytes to the host
@@ -22,7 +24,7 @@ import (
 //
 // The host sends one job per activation, so the guest does exactly the
 // same work for a job whether it runs warm or replays it on a fresh
-// instance.
+// instance. The JSON is read and written by wire.go, not encoding/json.
 
 //go:wasmimport duroxide input_len
 func hostInputLen() int32
@@ -44,18 +46,11 @@ func writeOutput(b []byte) {
 	hostWriteOutput(unsafe.Pointer(&b[0]), int32(len(b)))
 }
 
-type wasmHooks struct{}
-
-// output is reused across jobs.
+// output is reused across activations.
 var output []byte
 
-func (wasmHooks) emit(cmds []Command) error {
-	output = appendCommands(output[:0], cmds)
-	writeOutput(output)
-	return nil
-}
-
-func (wasmHooks) log(rec []byte) {
+// hostLogRecord hands one JSON log record to the host.
+func hostLogRecord(rec []byte) {
 	if len(rec) > 0 {
 		hostLog(unsafe.Pointer(&rec[0]), int32(len(rec)))
 	}
@@ -85,9 +80,14 @@ func exportActivate() int32 {
 	if n > 0 {
 		hostReadInput(unsafe.Pointer(&input[0]))
 	}
-	if err := serveActivate(input, wasmHooks{}); err != nil {
+	cmds, err := serveActivate(input, hostLogRecord)
+	if err != nil {
 		writeOutput([]byte(err.Error()))
 		return 1
+	}
+	if len(cmds) > 0 {
+		output = appendCommands(output[:0], cmds)
+		writeOutput(output)
 	}
 	return 0
 }

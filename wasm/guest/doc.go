@@ -1,8 +1,10 @@
 // Package guest is the Go SDK for duroxide orchestrations that run as
-// WebAssembly modules. Its API mirrors core/orchestration — Context,
-// Future, Await, All, Race, Select, Go, timers, events, queues,
-// sub-orchestrations, continue-as-new, custom status, KV, GUIDs, the time
-// and a replay-safe logger — so code moves between the two with few edits.
+// WebAssembly modules. Its API is core/orchestration's — Context, Future,
+// Await, All, Race, Select, Go, timers, events, queues, sub-orchestrations,
+// continue-as-new, custom status, KV, GUIDs, the time and a replay-safe
+// logger, under the same names (type aliases) — and a module runs the same
+// driver as a native Go worker, so code moves between the two with only
+// its import and package qualifier changed.
 //
 // A module is a main package that registers its orchestrations in init
 // functions and is built with the standard toolchain:
@@ -34,8 +36,11 @@
 // real, recorded values. Go's goroutines work, but orchestration code should
 // use Context.Go, whose coroutines take turns deterministically.
 //
-// The package is self-contained (the standard library only), with its own
-// copies of the protocol types; the host's tests keep them in sync. It
-// compiles on any platform so tools and tests can use it; the exports the
-// host calls exist only in wasip1 builds.
+// What the package adds to core/orchestration is the module's side of the
+// host's ABI: Register and RegisterVersioned, the manifest, one driver per
+// guest instance (orchestration.NewDriver), a hand-written JSON codec for
+// the turn protocol's types (core/replay), and the logger that hands
+// records to the host. Like the core packages it uses, it needs only the
+// standard library. It compiles on any platform so tools and tests can use
+// it; the exports the host calls exist only in wasip1 builds.
 package guest

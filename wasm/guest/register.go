@@ -1,14 +1,40 @@
 package guest
 
 import (
+	"context"
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
+
+	"github.com/duroxide/duroxide/core/orchestration"
+	"github.com/duroxide/duroxide/core/provider"
+	"github.com/duroxide/duroxide/core/replay"
 )
 
 // DefaultVersion is the version of an orchestration registered without one.
 const DefaultVersion = "1.0.0"
+
+// ProtocolVersion is the turn-protocol version this SDK speaks (docs/protocol.md).
+const ProtocolVersion = replay.ProtocolVersion
+
+// SDKVersion identifies this guest SDK in a module's manifest.
+const SDKVersion = "duroxide-go-guest/0.2.0"
+
+// Manifest is what a module declares about itself: the orchestrations it
+// serves. The host reads it once when it loads the module.
+type Manifest struct {
+	Protocol       int                `json:"protocol"`
+	SDK            string             `json:"sdk"`
+	Orchestrations []OrchestrationRef `json:"orchestrations"`
+	// Errors lists registrations the SDK refused (a duplicate, an invalid
+	// version); a host refuses to load a module that reports any.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// OrchestrationRef names one orchestration version.
+type OrchestrationRef struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
 
 // registry holds the module's orchestrations. It is filled by Register
 // calls in init functions, before the host reads the manifest.
@@ -31,7 +57,7 @@ func Register(name string, fn Func) { RegisterVersioned(name, DefaultVersion, fn
 // duplicate version) is reported in the manifest and the host refuses to
 // load the module with that message.
 func RegisterVersioned(name, version string, fn Func) {
-	v, err := normalizeVersion(version)
+	v, err := provider.ParseSemver(version)
 	switch {
 	case name == "":
 		registry.errors = append(registry.errors, "an orchestration was registered with an empty name")
@@ -43,35 +69,13 @@ func RegisterVersioned(name, version string, fn Func) {
 		registry.errors = append(registry.errors, fmt.Sprintf("orchestration %q: %v", name, err))
 		return
 	}
-	ref := OrchestrationRef{Name: name, Version: v}
+	ref := OrchestrationRef{Name: name, Version: v.String()}
 	if _, dup := registry.fns[ref]; dup {
-		registry.errors = append(registry.errors, fmt.Sprintf("orchestration %q version %s is registered twice", name, v))
+		registry.errors = append(registry.errors, fmt.Sprintf("orchestration %q version %s is registered twice", name, ref.Version))
 		return
 	}
 	registry.fns[ref] = fn
 	registry.order = append(registry.order, ref)
-}
-
-// normalizeVersion parses "major.minor.patch" (a leading "v" and a
-// pre-release or build suffix are ignored) as the host does.
-func normalizeVersion(s string) (string, error) {
-	t := strings.TrimPrefix(strings.TrimSpace(s), "v")
-	if i := strings.IndexAny(t, "-+"); i >= 0 {
-		t = t[:i]
-	}
-	parts := strings.Split(t, ".")
-	if len(parts) != 3 {
-		return "", fmt.Errorf("version %q: want major.minor.patch", s)
-	}
-	var v [3]int
-	for i, p := range parts {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 {
-			return "", fmt.Errorf("version %q: %q is not a non-negative number", s, p)
-		}
-		v[i] = n
-	}
-	return fmt.Sprintf("%d.%d.%d", v[0], v[1], v[2]), nil
 }
 
 // manifest describes the registered orchestrations, sorted by name and version.
@@ -87,33 +91,44 @@ func manifest() Manifest {
 	return m
 }
 
-// current is the execution this guest instance runs. The host gives every
-// execution its own instance and keeps it warm between turns.
-var current *driver
+// execution is the one execution this guest instance runs: the host gives
+// every execution its own instance and keeps it warm between turns.
+type execution struct {
+	instance string
+	id       uint64
+	drv      replay.Driver
+}
 
-// serveActivate decodes one activation and runs it.
-func serveActivate(input []byte, h hooks) (err error) {
+var current *execution
+
+// serveActivate decodes one activation, runs it on the execution's driver
+// (created at the first activation) and returns the code's commands. The
+// code's log records go to logTo.
+func serveActivate(input []byte, logTo func(record []byte)) (cmds []replay.Command, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("guest SDK panicked: %v", r)
+			cmds, err = nil, fmt.Errorf("guest SDK panicked: %v", r)
 		}
 	}()
-	var a Activation
-	if err := decodeActivation(input, &a); err != nil {
-		return err
+	a := &replay.Activation{}
+	if err := decodeActivation(input, a); err != nil {
+		return nil, err
 	}
 	if current == nil {
-		v, err := normalizeVersion(a.Version)
+		v, err := provider.ParseSemver(a.Version)
 		if err != nil {
-			return fmt.Errorf("activation for orchestration %q: %w", a.Name, err)
+			return nil, fmt.Errorf("activation for orchestration %q: %w", a.Name, err)
 		}
-		fn := registry.fns[OrchestrationRef{Name: a.Name, Version: v}]
+		fn := registry.fns[OrchestrationRef{Name: a.Name, Version: v.String()}]
 		if fn == nil {
-			return fmt.Errorf("this module does not register orchestration %q version %s", a.Name, v)
+			return nil, fmt.Errorf("this module does not register orchestration %q version %s", a.Name, v)
 		}
-		current = newDriver(fn, h)
-	} else if a.Instance != current.instance || a.ExecutionID != current.exec {
-		return fmt.Errorf("this guest instance runs %q execution %d, not %q execution %d", current.instance, current.exec, a.Instance, a.ExecutionID)
+		// The driver hands the logger every record, replayed or not, so a
+		// job costs the same work either way (see logger.go).
+		drv := orchestration.NewDriver(fn, &orchestration.DriverOptions{Logger: newGuestLogger(logTo), LogWhileReplaying: true})
+		current = &execution{instance: a.Instance, id: a.ExecutionID, drv: drv}
+	} else if a.Instance != current.instance || a.ExecutionID != current.id {
+		return nil, fmt.Errorf("this guest instance runs %q execution %d, not %q execution %d", current.instance, current.id, a.Instance, a.ExecutionID)
 	}
-	return current.activate(&a)
+	return current.drv.Activate(context.Background(), a)
 }

@@ -7,17 +7,23 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/duroxide/duroxide/core/history"
+	"github.com/duroxide/duroxide/core/replay"
 )
 
-// decodeActivation parses an Activation. It is a hand-written decoder for
-// this one schema because encoding/json's reflection is most of a turn's
-// cost inside a WebAssembly guest (about 20 µs for a one-job activation,
-// against under 2 µs here). It follows encoding/json's rules — keys match
-// exactly or case-insensitively, the last duplicate wins, null leaves a
-// field at its zero value (nil for pointers and maps), unknown keys are
-// skipped, invalid UTF-8 becomes U+FFFD — and never accepts a document
-// encoding/json would refuse (FuzzDecodeActivation checks both).
-func decodeActivation(b []byte, a *Activation) error {
+// decodeActivation parses a replay.Activation (the schema of
+// docs/protocol.md). It is a hand-written decoder for this one schema
+// because encoding/json's reflection is most of a turn's cost inside a
+// WebAssembly guest (about 20 µs for a one-job activation, against under
+// 2 µs here). It follows encoding/json's rules — keys match exactly or
+// case-insensitively, null leaves a field at its zero value (nil for
+// pointers and maps), unknown keys are skipped, invalid UTF-8 becomes
+// U+FFFD — refuses a field named twice, and never accepts a document
+// encoding/json would refuse (FuzzDecodeActivation checks both). The field
+// lists below follow the JSON tags of replay.Activation, replay.Job and
+// history.ErrorDetails (TestWireCoversEveryField checks them).
+func decodeActivation(b []byte, a *replay.Activation) error {
 	d := wireDecoder{b: b}
 	if err := d.activation(a); err != nil {
 		return err
@@ -33,7 +39,8 @@ var (
 	activationFields = []string{"protocol", "instance", "execution_id", "name", "version", "jobs"}
 	jobFields        = []string{"kind", "seq", "replaying", "input", "result", "error", "name", "data", "reason", "custom_status", "kv", "parent_instance"}
 	errorFields      = []string{"category", "kind", "message", "error_type", "reason", "operation", "retryable", "attempt_count", "max_attempts", "resource"}
-	jobKinds         = []string{string(JobStart), string(JobActivity), string(JobTimer), string(JobEvent), string(JobSubOrchestration), string(JobSystemCall), string(JobCancel)}
+	jobKinds         = []string{string(replay.JobStart), string(replay.JobActivity), string(replay.JobTimer), string(replay.JobEvent), string(replay.JobSubOrchestration), string(replay.JobSystemCall), string(replay.JobCancel)}
+	categories       = []string{string(history.CategoryApplication), string(history.CategoryInfrastructure), string(history.CategoryConfiguration), string(history.CategoryPoison)}
 )
 
 // wireHints are strings an activation usually repeats from the previous
@@ -41,7 +48,7 @@ var (
 // allocating copies.
 var wireHints [3]string
 
-func (d *wireDecoder) activation(a *Activation) error {
+func (d *wireDecoder) activation(a *replay.Activation) error {
 	var seen uint32
 	if err := d.open('{'); err != nil {
 		return err
@@ -79,20 +86,20 @@ func (d *wireDecoder) activation(a *Activation) error {
 	}
 }
 
-func (d *wireDecoder) jobs(a *Activation) error {
+func (d *wireDecoder) jobs(a *replay.Activation) error {
 	if d.null() {
 		return nil
 	}
 	if err := d.open('['); err != nil {
 		return err
 	}
-	a.Jobs = make([]Job, 0, 1)
+	a.Jobs = make([]replay.Job, 0, 1)
 	for first := true; ; {
 		more, err := d.nextElem(&first)
 		if err != nil || !more {
 			return err
 		}
-		a.Jobs = append(a.Jobs, Job{})
+		a.Jobs = append(a.Jobs, replay.Job{})
 		if err := d.job(&a.Jobs[len(a.Jobs)-1]); err != nil {
 			return err
 		}
@@ -128,7 +135,7 @@ func (d *wireDecoder) field(key []byte, fields []string, seen *uint32) (int, err
 	return idx, nil
 }
 
-func (d *wireDecoder) job(j *Job) error {
+func (d *wireDecoder) job(j *replay.Job) error {
 	if d.null() {
 		return nil
 	}
@@ -150,7 +157,7 @@ func (d *wireDecoder) job(j *Job) error {
 		case 0:
 			var s string
 			err = d.stringField(&s, jobKinds...)
-			j.Kind = JobKind(s)
+			j.Kind = replay.JobKind(s)
 		case 1:
 			err = d.uintField(&j.Seq)
 		case 2:
@@ -161,7 +168,7 @@ func (d *wireDecoder) job(j *Job) error {
 			err = d.stringField(&j.Result)
 		case 5:
 			if !d.null() {
-				j.Error = &ErrorDetails{}
+				j.Error = &history.ErrorDetails{}
 				err = d.errorDetails(j.Error)
 			}
 		case 6:
@@ -212,7 +219,7 @@ func (d *wireDecoder) kv(m map[string]string) error {
 	}
 }
 
-func (d *wireDecoder) errorDetails(e *ErrorDetails) error {
+func (d *wireDecoder) errorDetails(e *history.ErrorDetails) error {
 	var seen uint32
 	if err := d.open('{'); err != nil {
 		return err
@@ -229,7 +236,7 @@ func (d *wireDecoder) errorDetails(e *ErrorDetails) error {
 		switch i {
 		case -1:
 		case 0:
-			err = d.stringField(&e.Category, CategoryApplication, CategoryInfrastructure, CategoryConfiguration, CategoryPoison)
+			err = d.stringField((*string)(&e.Category), categories...)
 		case 1:
 			err = d.stringField(&e.Kind)
 		case 2:
@@ -635,9 +642,9 @@ func (d *wireDecoder) hex4() (rune, bool) {
 	return r, true
 }
 
-// appendCommands encodes commands exactly as encoding/json.Marshal does
+// appendCommands encodes replay.Commands exactly as encoding/json.Marshal does
 // (FuzzEncodeCommands checks byte for byte), without its reflection.
-func appendCommands(b []byte, cmds []Command) []byte {
+func appendCommands(b []byte, cmds []replay.Command) []byte {
 	b = append(b, '[')
 	for i := range cmds {
 		if i > 0 {
@@ -648,7 +655,7 @@ func appendCommands(b []byte, cmds []Command) []byte {
 	return append(b, ']')
 }
 
-func appendCommand(b []byte, c *Command) []byte {
+func appendCommand(b []byte, c *replay.Command) []byte {
 	b = append(b, `{"kind":`...)
 	b = appendString(b, string(c.Kind))
 	if c.Seq != 0 {
@@ -679,7 +686,7 @@ func appendCommand(b []byte, c *Command) []byte {
 	b = appendStringField(b, "output", c.Output)
 	if e := c.Error; e != nil {
 		b = append(b, `,"error":{"category":`...)
-		b = appendString(b, e.Category)
+		b = appendString(b, string(e.Category))
 		b = appendStringField(b, "kind", e.Kind)
 		b = appendStringField(b, "message", e.Message)
 		b = appendStringField(b, "error_type", e.Type)
