@@ -101,3 +101,30 @@ func FuzzPayloadRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeStored(t *testing.T) {
+	if w, err := DecodeStoredWorkItem(` {"kind":"ExternalRaised","instance":"i","name":"E"}`); err != nil || w.Name != "E" {
+		t.Fatalf("valid work item: %+v %v", w, err)
+	}
+	for _, raw := range []string{``, `[]`, `"x"`, `{"kind":"Teleport"}`, `{"kind":`} {
+		if _, err := DecodeStoredWorkItem(raw); err == nil {
+			t.Errorf("work item %q accepted", raw)
+		}
+	}
+	if e, err := DecodeStoredEvent(`{"event_id":3,"type":"TimerCreated"}`, 3); err != nil || e.Kind != TimerCreated {
+		t.Fatalf("valid event: %+v %v", e, err)
+	}
+	for _, c := range []struct {
+		raw  string
+		id   uint64
+		want string
+	}{
+		{`{"event_id":3}`, 3, "no type"},
+		{`{"event_id":4,"type":"TimerCreated"}`, 3, "event id 4"},
+		{`not json`, 3, "undecodable event 3"},
+	} {
+		if _, err := DecodeStoredEvent(c.raw, c.id); err == nil || !contains(err.Error(), c.want) {
+			t.Errorf("event %q: %v, want an error saying %q", c.raw, err, c.want)
+		}
+	}
+}

@@ -52,7 +52,7 @@ type Store struct {
 
 	orchQ    waitQueue
 	workQ    waitQueue
-	watchers instanceWatchers
+	watchers provider.InstanceWatchers
 	plan     planner
 	out      notifier
 
@@ -436,7 +436,7 @@ func (s *Store) Close() error {
 	s.out.flushAndStop()
 	s.stopBg()
 	s.bgDone.Wait()
-	s.watchers.closeAll()
+	s.watchers.CloseAll()
 	s.orchQ.broadcast()
 	s.workQ.broadcast()
 	s.pool.close()

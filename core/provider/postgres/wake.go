@@ -174,70 +174,12 @@ func (s *Store) isClosing() bool {
 	}
 }
 
-// ---- instance watchers (provider.Notifier) ----
-
-type instanceWatchers struct {
-	mu     sync.Mutex
-	m      map[string]map[chan struct{}]struct{}
-	closed bool
-}
-
-func (w *instanceWatchers) watch(instance string) (<-chan struct{}, func()) {
-	ch := make(chan struct{})
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		close(ch)
-		return ch, func() {}
-	}
-	if w.m == nil {
-		w.m = make(map[string]map[chan struct{}]struct{})
-	}
-	set := w.m[instance]
-	if set == nil {
-		set = make(map[chan struct{}]struct{})
-		w.m[instance] = set
-	}
-	set[ch] = struct{}{}
-	return ch, func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if set, ok := w.m[instance]; ok {
-			delete(set, ch)
-			if len(set) == 0 {
-				delete(w.m, instance)
-			}
-		}
-	}
-}
-
-func (w *instanceWatchers) notify(instance string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for ch := range w.m[instance] {
-		close(ch)
-	}
-	delete(w.m, instance)
-}
-
-func (w *instanceWatchers) closeAll() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.closed = true
-	for _, set := range w.m {
-		for ch := range set {
-			close(ch)
-		}
-	}
-	w.m = nil
-}
-
 // WatchInstance implements provider.Notifier: the channel is closed at the
 // next committed ack of the instance, at the next EnqueueForOrchestrator for
 // it and when it is deleted — by this store or, through NOTIFY, by any
 // other store listening on the same schema — or when the store closes.
 func (s *Store) WatchInstance(instance string) (<-chan struct{}, func()) {
-	return s.watchers.watch(instance)
+	return s.watchers.Watch(instance)
 }
 
 // ---- changes: what a commit tells the waiting fetchers ----
@@ -280,7 +222,7 @@ func (s *Store) apply(c change) {
 		s.plan.add(planEvent{at: at, queue: queueWork})
 	}
 	for _, inst := range c.instances {
-		s.watchers.notify(inst)
+		s.watchers.Notify(inst)
 	}
 }
 

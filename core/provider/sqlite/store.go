@@ -56,7 +56,7 @@ type Store struct {
 
 	orchSig  signal
 	workSig  signal
-	watchers instanceWatchers
+	watchers provider.InstanceWatchers
 
 	// Counters for tests and benchmarks.
 	commits atomic.Int64
@@ -283,7 +283,7 @@ func (s *Store) Close() error {
 	<-s.watchDone
 	close(s.stopWriter)
 	<-s.writerDone
-	s.watchers.closeAll()
+	s.watchers.CloseAll()
 	s.orchSig.broadcast()
 	s.workSig.broadcast()
 

@@ -233,7 +233,7 @@ func (s *Store) runBatch(batch []*request) {
 		wakeWork = wakeWork || r.fx.wakeWork
 		changed = changed || r.fx.changed || r.fx.wakeOrch || r.fx.wakeWork
 		for _, inst := range r.fx.instances {
-			s.watchers.notify(inst)
+			s.watchers.Notify(inst)
 		}
 	}
 	if wakeOrch {
