@@ -168,46 +168,37 @@ func (s *Server) start(ctx context.Context, in StartInput) (StartOutput, error) 
 }
 
 func (s *Server) raise(ctx context.Context, in EventInput) (AckOutput, error) {
-	out := AckOutput{InstanceID: in.InstanceID}
-	if err := checkID("instance_id", in.InstanceID); err != nil {
-		return out, err
-	}
-	if err := checkID("event_name", in.EventName); err != nil {
-		return out, err
-	}
-	data, err := payload("data", in.Data)
-	if err != nil {
-		return out, err
-	}
-	if err := s.requireInstance(ctx, in.InstanceID); err != nil {
-		return out, err
-	}
-	if err := s.c.RaiseEvent(ctx, in.InstanceID, in.EventName, data); err != nil {
-		return out, storeError("raise event on", in.InstanceID, err)
-	}
-	out.Accepted, out.Message = true, fmt.Sprintf("event %q raised on %q", in.EventName, in.InstanceID)
-	return out, nil
+	return s.sendEvent(ctx, in.InstanceID, "event_name", in.EventName, in.Data, s.c.RaiseEvent,
+		"raise event on", fmt.Sprintf("event %q raised on %q", in.EventName, in.InstanceID))
 }
 
 func (s *Server) enqueue(ctx context.Context, in EnqueueInput) (AckOutput, error) {
-	out := AckOutput{InstanceID: in.InstanceID}
-	if err := checkID("instance_id", in.InstanceID); err != nil {
+	return s.sendEvent(ctx, in.InstanceID, "queue", in.Queue, in.Data, s.c.EnqueueEvent,
+		"enqueue on", fmt.Sprintf("message put on queue %q of %q", in.Queue, in.InstanceID))
+}
+
+// sendEvent checks an event's instance, name and data, then hands it to
+// send (RaiseEvent or EnqueueEvent) for an existing instance.
+func (s *Server) sendEvent(ctx context.Context, instance, nameField, name string, rawData json.RawMessage,
+	send func(context.Context, string, string, any) error, what, done string) (AckOutput, error) {
+	out := AckOutput{InstanceID: instance}
+	if err := checkID("instance_id", instance); err != nil {
 		return out, err
 	}
-	if err := checkID("queue", in.Queue); err != nil {
+	if err := checkID(nameField, name); err != nil {
 		return out, err
 	}
-	data, err := payload("data", in.Data)
+	data, err := payload("data", rawData)
 	if err != nil {
 		return out, err
 	}
-	if err := s.requireInstance(ctx, in.InstanceID); err != nil {
+	if err := s.requireInstance(ctx, instance); err != nil {
 		return out, err
 	}
-	if err := s.c.EnqueueEvent(ctx, in.InstanceID, in.Queue, data); err != nil {
-		return out, storeError("enqueue on", in.InstanceID, err)
+	if err := send(ctx, instance, name, data); err != nil {
+		return out, storeError(what, instance, err)
 	}
-	out.Accepted, out.Message = true, fmt.Sprintf("message put on queue %q of %q", in.Queue, in.InstanceID)
+	out.Accepted, out.Message = true, done
 	return out, nil
 }
 
